@@ -1,0 +1,52 @@
+# The two commands a user needs (see README.md):
+#   make start   install everything, then open JupyterLab on the course
+#   make test    install everything, then run every test CI runs
+# Both create the virtual environment when it is missing.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstall only when the pins change; the stamp names the files it was built from.
+STAMP := $(VENV)/.installed
+PORT ?= 8888
+
+.PHONY: start test install lint release bench-notebooks lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml requirements.lock
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+start: install
+	$(BIN)/jupyter lab --port=$(PORT) --notebook-dir=. --ServerApp.default_url=/lab/tree/labs
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: install
+	$(BIN)/ruff check .
+
+release: install
+	$(BIN)/aie release
+
+bench-notebooks: install
+	$(BIN)/aie bench
+
+# Re-resolve every dependency from pyproject.toml into requirements.lock (needs the package index).
+lock: $(BIN)/python
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet --upgrade pip
+	build/lock-venv/bin/python -m pip install --quiet -e '.[test]'
+	# PyPI knows torch 2.13.0, not the local "+cpu" build label this machine installs.
+	build/lock-venv/bin/python -m pip freeze --exclude-editable | sed -e 's/+cpu$$//' > requirements.lock
+	rm -rf build/lock-venv
+
+clean:
+	rm -rf $(VENV) build .pytest_cache
