@@ -159,9 +159,10 @@ class LimitedOutputClient(NotebookClient):
 
 
 def run_cells(
-    cells: list[GradedCell], sandbox: Sandbox | None, limits: SandboxLimits = SandboxLimits()
+    cells: list[GradedCell], sandbox: Sandbox | None, limits: SandboxLimits | None = None
 ) -> tuple[list[CellRun], str | None]:
     """Execute ``cells`` in one kernel; return each cell's run and why the run stopped early, if it did."""
+    limits = limits or SandboxLimits()
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c.source) for c in cells])
     km: KernelManager = native_kernel_manager() if sandbox is None else SandboxedKernelManager(sandbox)
     client = LimitedOutputClient(
@@ -179,8 +180,11 @@ def run_cells(
             km.provisioner.process.kill()
 
     watchdog = threading.Timer(limits.submission_seconds, end_sandbox)
+    # nbclient shuts down only kernels whose manager it created itself: ask for it, and do it at once,
+    # since a graceful shutdown is a request the student's code could ignore.
+    client.shutdown_kernel = "immediate"
     try:
-        with client.setup_kernel(env=environment_for_kernel()):
+        with client.setup_kernel(env=environment_for_kernel(), cleanup_kc=True):
             watchdog.start()
             for index, cell in enumerate(nb.cells):
                 try:
@@ -207,6 +211,10 @@ def run_cells(
         stopped = stopped or f"the kernel could not start: {str(exc)[:300]}"
     finally:
         watchdog.cancel()
+        if km.provisioner is not None and getattr(km.provisioner, "process", None) is not None:
+            km.provisioner.process.kill()  # ends the sandbox's PID namespace, and every process in it
+        if sandbox is not None:
+            sandbox.end()
     return runs, stopped
 
 
@@ -232,7 +240,7 @@ class Golden:
     records: dict[str, list[dict[str, Any]]]
 
 
-def golden_from_solution(solution: NotebookNode, limits: SandboxLimits = SandboxLimits()) -> Golden:
+def golden_from_solution(solution: NotebookNode, limits: SandboxLimits | None = None) -> Golden:
     """Run the solution (trusted, unsandboxed) with golden recording; every check must pass."""
     cells = graded_cells(solution, None, mode="golden")
     runs, stopped = run_cells(cells, sandbox=None, limits=limits)
@@ -341,7 +349,7 @@ def grade_submission(
     student: str,
     assignment: str,
     sandbox: Sandbox | None,
-    limits: SandboxLimits = SandboxLimits(),
+    limits: SandboxLimits | None = None,
 ) -> SubmissionResult:
     """Grade one notebook. Never raises for anything the student did: problems become messages."""
     import hashlib

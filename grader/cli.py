@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +49,73 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if any(r.errors for r in reports) else 0
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    from grader.batch import BatchSettings, grade_batch, summary_table
+    from grader.sandbox import SandboxLimits, SandboxUnavailable
+
+    limits = SandboxLimits(cell_seconds=args.cell_timeout, submission_seconds=args.submission_timeout,
+                           memory_bytes=args.memory_mib * 1024**2)
+    settings = BatchSettings(
+        assignment=args.assignment, submitted=Path(args.submitted).resolve(),
+        autograded=Path(args.autograded).resolve(), feedback=Path(args.feedback).resolve(),
+        db_url=args.db, workers=args.workers, sandbox=not args.no_sandbox, limits=limits, force=args.force,
+    )
+    progress = None
+    try:
+        from tqdm import tqdm
+
+        progress = tqdm(desc=f"grading {args.assignment}", unit="submission", file=sys.stderr)
+    except ImportError:  # tqdm is a dependency; a bare install still grades, without a bar
+        pass
+
+    def show(result, skipped: bool) -> None:  # noqa: ANN001
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix_str(f"{result.student}: {result.score:g}{' (kept)' if skipped else ''}")
+
+    try:
+        results, skipped = grade_batch(settings, on_result=show)
+    except SandboxUnavailable as exc:
+        print(f"aie grade: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if progress is not None:
+            progress.close()
+    print(summary_table(results))
+    for reason in skipped:
+        print(f"skipped {reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from grader.export import export_grades, load_results, write_item_analysis
+
+    count = export_grades(args.db, Path(args.csv))
+    print(f"wrote {count} students to {args.csv}")
+    if args.assignment:
+        results = load_results(Path(args.autograded), args.assignment)
+        items = Path(args.items or f"{args.assignment}-items.csv")
+        write_item_analysis(results, items, items.with_suffix(".png"))
+        print(f"wrote item analysis of {len(results)} submissions to {items} and {items.with_suffix('.png')}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from grader.selfcheck import check_notebook, format_report, remember
+
+    report = check_notebook(Path(args.notebook))
+    remember(report)
+    print(format_report(report))
+    return 0 if report.passed else 1
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    from grader.selfcheck import progress_table
+
+    print(progress_table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aie", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +132,40 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("modules", nargs="*", help="module ids (default: all)")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
     bench.set_defaults(run=cmd_bench)
+
+    grade = commands.add_parser("grade", help="autograde every submission of an assignment, sandboxed and in parallel")
+    grade.add_argument("assignment", help="module id, e.g. 01-linear-algebra")
+    grade.add_argument("--submitted", default=str(ROOT / "submitted"),
+                       help="folder of <student>/<assignment>/lab.ipynb submissions (default: %(default)s)")
+    grade.add_argument("--autograded", default=str(ROOT / "autograded"),
+                       help="where per-student results are kept, for resuming (default: %(default)s)")
+    grade.add_argument("--feedback", default=str(ROOT / "feedback"), help="where HTML feedback goes")
+    grade.add_argument("--db", default=f"sqlite:///{ROOT / 'gradebook.db'}",
+                       help="the gradebook, as an SQLAlchemy URL (default: %(default)s)")
+    grade.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="parallel jobs (default: cores)")
+    grade.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell before it is interrupted")
+    grade.add_argument("--submission-timeout", type=int, default=300,
+                       help="seconds per submission before its sandbox is ended")
+    grade.add_argument("--memory-mib", type=int, default=4096, help="address-space limit of a student kernel")
+    grade.add_argument("--force", action="store_true", help="regrade submissions that already have a result")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run kernels without bubblewrap (only for notebooks you trust)")
+    grade.set_defaults(run=cmd_grade)
+
+    export = commands.add_parser("export", help="grades as CSV for an LMS, and item analysis")
+    export.add_argument("--db", default=f"sqlite:///{ROOT / 'gradebook.db'}", help="the gradebook URL")
+    export.add_argument("--csv", default="grades.csv", help="where to write the grades (default: %(default)s)")
+    export.add_argument("--assignment", help="also write the item analysis of this assignment")
+    export.add_argument("--autograded", default=str(ROOT / "autograded"), help="where `aie grade` kept results")
+    export.add_argument("--items", help="item analysis CSV path (default: <assignment>-items.csv; a PNG beside it)")
+    export.set_defaults(run=cmd_export)
+
+    check = commands.add_parser("check", help="run your lab notebook and see which exercises pass")
+    check.add_argument("notebook", help="e.g. labs/01-linear-algebra/lab.ipynb")
+    check.set_defaults(run=cmd_check)
+
+    progress = commands.add_parser("progress", help="your progress over every module of the syllabus")
+    progress.set_defaults(run=cmd_progress)
     return parser
 
 

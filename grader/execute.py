@@ -88,7 +88,9 @@ class LiveNotebook:
         self._kernel_context = None
 
     def __enter__(self) -> LiveNotebook:
-        self._kernel_context = self._client.setup_kernel()
+        # nbclient shuts down only kernels whose manager it created; this one must not outlive the context.
+        self._client.shutdown_kernel = "immediate"
+        self._kernel_context = self._client.setup_kernel(cleanup_kc=True)
         self._kernel_context.__enter__()
         start = time.perf_counter()
         for index, cell in enumerate(self.nb.cells):

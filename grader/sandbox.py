@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
 from traitlets import Any, Instance, Unicode
@@ -46,15 +47,18 @@ class SandboxLimits:
     submission_seconds: int = 300  # wall clock for the whole submission; the sandbox is ended past it
     output_bytes: int = 1_000_000  # stream and display output kept per cell; the rest is dropped
 
-    def rlimits(self) -> dict[str, int]:
-        return {
+    def rlimits(self, own_user: bool) -> dict[str, int]:
+        """The limits to set. RLIMIT_NPROC counts every process of the user, so it only fits a user of its own."""
+        limits = {
             "RLIMIT_CPU": self.cpu_seconds,
             "RLIMIT_AS": self.memory_bytes,
-            "RLIMIT_NPROC": self.processes,
             "RLIMIT_FSIZE": self.file_bytes,
             "RLIMIT_NOFILE": self.open_files,
             "RLIMIT_CORE": 0,
         }
+        if own_user:
+            limits["RLIMIT_NPROC"] = self.processes
+        return limits
 
 
 class SandboxUnavailable(RuntimeError):
@@ -96,6 +100,20 @@ class Sandbox:
                 os.chown(folder, self.uid, self.uid)
                 folder.chmod(0o700)
 
+    def end(self) -> None:
+        """Kill whatever still runs as the sandbox's user: nothing a student starts may outlive their job.
+
+        Ending bubblewrap already ends its PID namespace; this also catches a process that got out of it.
+        """
+        if self.uid is None:
+            return
+        for process in psutil.process_iter(["uids"]):
+            try:
+                if process.info["uids"] is not None and self.uid in process.info["uids"]:
+                    process.kill()
+            except psutil.Error:  # it ended on its own meanwhile
+                pass
+
     def wrap(self, kernel_argv: list[str]) -> list[str]:
         """The command that starts ``kernel_argv`` (``python -m ipykernel_launcher -f FILE``) in the sandbox.
 
@@ -135,7 +153,7 @@ class Sandbox:
         if self.uid is not None:
             command += ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
                         "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-        launcher = _LIMITS_LAUNCHER.format(limits=self.limits.rlimits())
+        launcher = _LIMITS_LAUNCHER.format(limits=self.limits.rlimits(own_user=self.uid is not None))
         # kernel_argv is [python, -m, ipykernel_launcher, -f, FILE]: keep the interpreter and the arguments.
         return command + [kernel_argv[0], "-c", launcher, *kernel_argv[3:]]
 

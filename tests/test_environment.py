@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 
+import pytest
 import yaml
 
 from grader.course import ROOT
@@ -61,3 +62,11 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in readme and "make start" in readme
     assert ci.strip().splitlines()[-1] == "make test"
     assert "set -euo pipefail" in ci
+
+
+@pytest.mark.xdist_group("environment")
+def test_xdist_loadgroup_keeps_a_group_on_one_worker(request: pytest.FixtureRequest) -> None:
+    # Notebook kernels and the grading batch are shared by a group's tests; a split group runs them twice.
+    if not getattr(request.config.option, "loadgroup", False):  # set on the workers of `--dist loadgroup`
+        pytest.skip("not running under pytest-xdist --dist loadgroup")
+    assert request.node.nodeid.endswith("@environment"), "pytest-xdist no longer honours xdist_group here"
