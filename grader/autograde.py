@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 
 from aie import checks
 from aie.recording import RECORD_MIME, decode
-from grader.cells import grade_id, is_answer, is_test, is_written_answer, nbgrader_meta
+from grader.cells import exercise_of, grade_id, is_answer, is_test, is_written_answer, nbgrader_meta
 from grader.execute import native_kernel_manager
 from grader.sandbox import Sandbox, SandboxedKernelManager, SandboxLimits, environment_for_kernel
 from grader.transform import PRELUDE, rewrite_checks
@@ -164,7 +164,7 @@ def run_cells(
     """Execute ``cells`` in one kernel; return each cell's run and why the run stopped early, if it did."""
     limits = limits or SandboxLimits()
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c.source) for c in cells])
-    km: KernelManager = native_kernel_manager() if sandbox is None else SandboxedKernelManager(sandbox)
+    km: AsyncKernelManager = native_kernel_manager() if sandbox is None else SandboxedKernelManager(sandbox)
     client = LimitedOutputClient(
         nb, km=km, timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=True,
         resources={"metadata": {"path": str(sandbox.scratch if sandbox else Path.cwd())}},
@@ -186,7 +186,14 @@ def run_cells(
     try:
         with client.setup_kernel(env=environment_for_kernel(), cleanup_kc=True):
             watchdog.start()
+            timed_out_exercises: set[str] = set()
             for index, cell in enumerate(nb.cells):
+                exercise = exercise_of(cells[index].grade_id) if cells[index].role == "test" else None
+                if exercise in timed_out_exercises:
+                    # Its answer loops: running its other tests would cost the cell limit once more each.
+                    runs[index].error = (f"not run: an earlier test of {exercise} ran past the "
+                                         f"{limits.cell_seconds} s limit per cell")
+                    continue
                 try:
                     client.execute_cell(cell, index)
                 except DeadKernelError:
@@ -201,6 +208,9 @@ def run_cells(
                 for output in cell.outputs:
                     if output.get("output_type") == "error":
                         run.error = f"{output.get('ename', '')}: {str(output.get('evalue', ''))[:500]}"
+                        if output.get("ename") == "KeyboardInterrupt" and exercise is not None:
+                            run.error = f"the test ran past the {limits.cell_seconds} s limit per cell and was stopped"
+                            timed_out_exercises.add(exercise)
                     elif output.get("output_type") == "display_data" and RECORD_MIME in output.get("data", {}):
                         record = output["data"][RECORD_MIME]
                         if isinstance(record, dict):
@@ -292,7 +302,7 @@ def judge(cells: list[GradedCell], runs: list[CellRun], golden: Golden, stopped:
         result = TestResult(cell.grade_id, 0.0, cell.points, cell.hidden)
         expected = golden.records[cell.grade_id]
         if not run.ran:
-            result.message = stopped or "the test did not run"
+            result.message = run.error or stopped or "the test did not run"
         elif run.error:
             result.message = run.error
         elif len(run.records) != len(expected):

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,10 +28,9 @@ from grader.autograde import Golden, SubmissionResult, TestResult, golden_from_s
 from grader.course import ROOT, load_syllabus
 from grader.feedback import render_feedback
 from grader.gradebook import register_assignment, store_result
-from grader.sandbox import Sandbox, SandboxLimits, bubblewrap
+from grader.sandbox import Sandbox, SandboxLimits, bubblewrap, reserved_uids
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
-FIRST_SANDBOX_UID = 62000
 
 
 @dataclass
@@ -140,9 +140,10 @@ def grade_batch(
             pending.append((student, notebook))
 
     uids: queue.Queue[int | None] = queue.Queue()
-    running_as_root = os.geteuid() == 0
-    for index in range(settings.workers):
-        uids.put(FIRST_SANDBOX_UID + index if settings.sandbox and running_as_root else None)
+    own_users = settings.sandbox and os.geteuid() == 0
+    stack = ExitStack()
+    for uid in stack.enter_context(reserved_uids(settings.workers)) if own_users else [None] * settings.workers:
+        uids.put(uid)
     work_root = Path(tempfile.mkdtemp(prefix="aie-grade-"))
     work_root.chmod(0o711)
     hidden = tuple(p for p in {settings.submitted.resolve(), settings.autograded.resolve(),
@@ -175,6 +176,7 @@ def grade_batch(
                     on_result(result, False)
     finally:
         shutil.rmtree(work_root, ignore_errors=True)
+        stack.close()
     return sorted(results, key=lambda r: r.student), skipped
 
 

@@ -49,6 +49,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if any(r.errors for r in reports) else 0
 
 
+def cmd_bench_grading(args: argparse.Namespace) -> int:
+    from grader.benchmark import compare_with_nbgrader
+
+    comparison = compare_with_nbgrader(load_syllabus().module(args.module), args.submissions, args.workers)
+    print(comparison.table())
+    return 0 if comparison.identical_scores else 1
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     from grader.batch import BatchSettings, grade_batch, summary_table
     from grader.sandbox import SandboxLimits, SandboxUnavailable
@@ -151,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run kernels without bubblewrap (only for notebooks you trust)")
     grade.set_defaults(run=cmd_grade)
+
+    bench_grading = commands.add_parser(
+        "bench-grading", help="time plain `nbgrader autograde` against `aie grade` on the same submissions")
+    bench_grading.add_argument("module", nargs="?", default="01-linear-algebra",
+                               help="module id (default: %(default)s)")
+    bench_grading.add_argument("--submissions", type=int, default=24, help="how many (default: %(default)s)")
+    bench_grading.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="parallel jobs of aie grade")
+    bench_grading.set_defaults(run=cmd_bench_grading)
 
     export = commands.add_parser("export", help="grades as CSV for an LMS, and item analysis")
     export.add_argument("--db", default=f"sqlite:///{ROOT / 'gradebook.db'}", help="the gradebook URL")

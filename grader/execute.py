@@ -15,8 +15,9 @@ from types import TracebackType
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 
 KERNEL_NAME = "python3"
@@ -24,14 +25,17 @@ KERNEL_NAME = "python3"
 _PEAK_MEMORY_PROBE = "import resource as _r; print(_r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
 
 
-def native_kernel_manager() -> KernelManager:
+def native_kernel_manager() -> AsyncKernelManager:
     """A kernel manager that starts ipykernel with this interpreter.
+
+    It must be the asynchronous one: with a blocking client, nbclient waits for
+    a dead kernel's output forever instead of raising DeadKernelError.
 
     An empty search path leaves jupyter_client only its native kernel, so a
     `python3` kernelspec that a user installed elsewhere cannot swap in another
     environment.
     """
-    return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
+    return AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
 
 
 @dataclass
@@ -92,9 +96,22 @@ class LiveNotebook:
         self._client.shutdown_kernel = "immediate"
         self._kernel_context = self._client.setup_kernel(cleanup_kc=True)
         self._kernel_context.__enter__()
+        try:
+            return self._run_all()
+        except BaseException as exc:  # a cell timeout, Ctrl-C: the kernel must still be shut down
+            self._kernel_context.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def _run_all(self) -> LiveNotebook:
         start = time.perf_counter()
         for index, cell in enumerate(self.nb.cells):
-            self._client.execute_cell(cell, index)
+            try:
+                self._client.execute_cell(cell, index)
+            except DeadKernelError as exc:  # memory, os._exit, a crash: the rest of the notebook cannot run
+                gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                self.report.errors.append(CellError(index, gid, "DeadKernelError", str(exc)))
+                self.report.seconds = time.perf_counter() - start
+                return self
             error = cell_error(cell, index)
             if error is not None:
                 self.report.errors.append(error)

@@ -12,15 +12,19 @@ limits on CPU time, memory, processes, file size and open files.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pwd
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from traitlets import Any, Instance, Unicode
 
 from grader.course import ROOT
@@ -59,6 +63,37 @@ class SandboxLimits:
         if own_user:
             limits["RLIMIT_NPROC"] = self.processes
         return limits
+
+
+# Sandbox users are numbers no account uses. Each grading process locks the ones it takes, so that two
+# batches on one machine never share a user: a user's processes are killed when its job ends.
+SANDBOX_UIDS = range(62000, 63000)
+UID_LOCKS = Path("/run/aie-sandbox-uids") if Path("/run").is_dir() else Path("/tmp/aie-sandbox-uids")
+
+
+@contextmanager
+def reserved_uids(count: int) -> Iterator[list[int]]:
+    """Lock ``count`` sandbox users for as long as the context lasts (root only)."""
+    UID_LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        taken: list[int] = []
+        for uid in SANDBOX_UIDS:
+            if len(taken) == count:
+                break
+            try:
+                pwd.getpwuid(uid)
+                continue  # a real account: never run student code as it
+            except KeyError:
+                pass
+            lock = stack.enter_context(open(UID_LOCKS / f"{uid}.lock", "w"))  # noqa: SIM115 (closed by the stack)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # another batch holds it
+            taken.append(uid)
+        if len(taken) < count:
+            raise SandboxUnavailable(f"only {len(taken)} of {count} sandbox users are free in {SANDBOX_UIDS}")
+        yield taken
 
 
 class SandboxUnavailable(RuntimeError):
@@ -158,7 +193,7 @@ class Sandbox:
         return command + [kernel_argv[0], "-c", launcher, *kernel_argv[3:]]
 
 
-class SandboxedKernelManager(KernelManager):
+class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel runs inside a `Sandbox`, reached over IPC sockets in its folder."""
 
     sandbox = Instance(Sandbox, allow_none=False)

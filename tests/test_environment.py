@@ -70,3 +70,12 @@ def test_xdist_loadgroup_keeps_a_group_on_one_worker(request: pytest.FixtureRequ
     if not getattr(request.config.option, "loadgroup", False):  # set on the workers of `--dist loadgroup`
         pytest.skip("not running under pytest-xdist --dist loadgroup")
     assert request.node.nodeid.endswith("@environment"), "pytest-xdist no longer honours xdist_group here"
+
+
+def test_readme_lists_exactly_the_syllabus_modules() -> None:
+    from grader.course import load_syllabus
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d\d-[a-z0-9-]+) \| (.+?) \| (\d+) \|$", readme, flags=re.MULTILINE)
+    expected = [(m.id, m.title, f"{m.points:g}") for m in load_syllabus().modules]
+    assert rows == expected, "update the Modules table of README.md from course/syllabus.yml"

@@ -27,7 +27,7 @@ from tests.adversarial import CORPUS, DAEMON_TOKEN, FULL, MODULE, Submission, co
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 
-LIMITS = SandboxLimits(cell_seconds=20, submission_seconds=90, cpu_seconds=120)
+LIMITS = SandboxLimits(cell_seconds=10, submission_seconds=60, cpu_seconds=60)
 PROTECTED = [MODULE.solution, MODULE.lab, MODULE.lecture]
 
 
@@ -36,10 +36,10 @@ def digest(paths: list[Path]) -> dict[str, str]:
 
 
 def settings_for(base: Path, **overrides: object) -> BatchSettings:
+    settings = {"workers": 2, "limits": LIMITS, **overrides}
     return BatchSettings(
         assignment=MODULE.id, submitted=base / "submitted", autograded=base / "autograded",
-        feedback=base / "feedback", db_url=f"sqlite:///{base / 'gradebook.db'}", workers=2, limits=LIMITS,
-        **overrides,
+        feedback=base / "feedback", db_url=f"sqlite:///{base / 'gradebook.db'}", **settings,
     )
 
 
@@ -87,6 +87,15 @@ def test_broken_notebooks_get_a_clear_message(corpus_batch) -> None:
                          ("fifty-megabytes", "limit"), ("exit-early", "kernel died"),
                          ("uninterruptible-loop", "time limit")]:
         assert phrase in (results[name].error or ""), (name, results[name].error)
+
+
+def test_an_answer_that_loops_costs_the_cell_limit_once_not_once_per_test(corpus_batch) -> None:
+    _, results = corpus_batch
+    looping = results["infinite-loop-in-function"]
+    messages = [t.message for t in looping.tests if t.grade_id.startswith("pca__")]
+    assert len(messages) >= 2 and "limit per cell" in messages[0], messages
+    assert all(m.startswith("not run: an earlier test of pca") for m in messages[1:]), messages
+    assert looping.seconds < LIMITS.cell_seconds * 2 + 30, "every pca test waited for the cell limit"
 
 
 def test_no_process_a_student_started_outlives_the_batch(corpus_batch) -> None:
