@@ -18,6 +18,7 @@ The steps, each its own function:
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -184,7 +185,9 @@ def run_cells(
     # since a graceful shutdown is a request the student's code could ignore.
     client.shutdown_kernel = "immediate"
     try:
-        with client.setup_kernel(env=environment_for_kernel(), cleanup_kc=True):
+        # The kernel's own stdout and stderr are the student's to write: keep them off the grader's terminal.
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if sandbox is not None else {}
+        with client.setup_kernel(env=environment_for_kernel(), cleanup_kc=True, **quiet):
             watchdog.start()
             timed_out_exercises: set[str] = set()
             for index, cell in enumerate(nb.cells):

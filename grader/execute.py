@@ -21,8 +21,20 @@ from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 
 KERNEL_NAME = "python3"
-# Kernel-side probe of the kernel process's own peak resident memory (Linux reports KiB).
-_PEAK_MEMORY_PROBE = "import resource as _r; print(_r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+# The kernel's peak resident memory in KiB. Linux keeps ru_maxrss across exec, so a kernel started from a
+# large process (a pytest worker) would report that process's peak: read VmHWM, which exec resets, instead.
+_PEAK_MEMORY_PROBE = """
+def _aie_peak_kib():
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except OSError:  # not Linux
+        import resource, sys
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak // 1024 if sys.platform == "darwin" else peak
+print(_aie_peak_kib())
+del _aie_peak_kib
+"""
 
 
 def native_kernel_manager() -> AsyncKernelManager:
