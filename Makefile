@@ -9,6 +9,8 @@ BIN := $(VENV)/bin
 # Reinstall only when the pins change; the stamp names the files it was built from.
 STAMP := $(VENV)/.installed
 PORT ?= 8888
+# Jupyter refuses to run as root (containers, CI boxes) unless told to.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: start test install sandbox-tools lint release bench-notebooks lock clean
 
@@ -23,7 +25,7 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 install: $(STAMP)
 
 start: install
-	$(BIN)/jupyter lab --port=$(PORT) --notebook-dir=. --ServerApp.default_url=/lab/tree/labs
+	$(BIN)/jupyter lab --port=$(PORT) --notebook-dir=. --ServerApp.default_url=/lab/tree/labs $(ALLOW_ROOT)
 
 # `aie grade` runs student kernels in bubblewrap (Linux only). Installed here when this user can (root with
 # apt-get, as on CI); elsewhere the grading tests fail with the install hint rather than skip silently.

@@ -19,7 +19,7 @@ learner to, so a library version would be an answer to import.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -200,16 +200,27 @@ def encode_frozen(
     max_length: int = MAX_LENGTH,
 ) -> np.ndarray:
     """Mean-pooled embeddings (n, d) of ``texts`` from ``encoder`` as it is, in eval mode."""
-    was_training = encoder.training
-    encoder.eval()
+    return _in_eval_mode(encoder, tokenizer, texts, batch_size, max_length,
+                         lambda inputs: mean_pool(encoder(**inputs).last_hidden_state, inputs["attention_mask"]))
+
+
+def _in_eval_mode(
+    module: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    batch_size: int,
+    max_length: int,
+    forward: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+) -> np.ndarray:
+    """``forward`` over ``texts`` in batches with ``module`` in eval mode (dropout off), its mode restored after."""
+    was_training = module.training
+    module.eval()
     try:
-        pooled = [
-            mean_pool(encoder(**inputs).last_hidden_state, inputs["attention_mask"])
-            for inputs, _ in batches(tokenizer, texts, batch_size=batch_size, max_length=max_length)
-        ]
+        outputs = [forward(inputs) for inputs, _ in batches(tokenizer, texts, batch_size=batch_size,
+                                                              max_length=max_length)]
     finally:
-        encoder.train(was_training)
-    return torch.cat(pooled).numpy()
+        module.train(was_training)
+    return torch.cat(outputs).numpy()
 
 
 def segment_mean(values: torch.Tensor, segment: torch.Tensor, num_segments: int) -> torch.Tensor:
@@ -295,14 +306,7 @@ def predict(
     max_length: int = MAX_LENGTH,
 ) -> np.ndarray:
     """Logits (n, classes) of a :class:`TicketClassifier`-like model, in eval mode, mode restored afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        logits = [model(**inputs) for inputs, _ in batches(tokenizer, texts, batch_size=batch_size,
-                                                            max_length=max_length)]
-    finally:
-        model.train(was_training)
-    return torch.cat(logits).numpy()
+    return _in_eval_mode(model, tokenizer, texts, batch_size, max_length, lambda inputs: model(**inputs))
 
 
 def per_class_error_rates(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = len(CATEGORIES)) -> np.ndarray:
