@@ -124,8 +124,11 @@ def grade_batch(
     if settings.sandbox:
         bubblewrap()  # fail early, with the install hint, rather than once per student
     solution = nbformat.read(module.solution, as_version=4)
-    golden = load_golden(settings, module.solution)
-    register_assignment(settings.db_url, settings.assignment, module.lab)
+    # Both must succeed before anyone is graded; they use a core each (the solution's kernel, alembic's process).
+    with ThreadPoolExecutor(max_workers=2) as setup:
+        registered = setup.submit(register_assignment, settings.db_url, settings.assignment, module.lab)
+        golden = load_golden(settings, module.solution)
+        registered.result()
     jobs, skipped = discover(settings)
 
     results: list[SubmissionResult] = []
