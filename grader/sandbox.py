@@ -235,4 +235,7 @@ def environment_for_kernel() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JPY_", "JUPYTER_"))}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("PYTHONPATH", None)
+    # One job per core: a kernel's BLAS and OpenMP threads would only fight the other jobs for it.
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(variable, "1")
     return env
