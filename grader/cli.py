@@ -151,8 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--db", default=f"sqlite:///{ROOT / 'gradebook.db'}",
                        help="the gradebook, as an SQLAlchemy URL (default: %(default)s)")
     grade.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                       help="parallel jobs (default: cores; cores + 1 was about 20%% faster on 2 cores, since a "
-                            "kernel waits on its sockets between cells)")
+                       help="parallel jobs, each kernel given one BLAS thread (default: the number of cores)")
     grade.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell before it is interrupted")
     grade.add_argument("--submission-timeout", type=int, default=300,
                        help="seconds per submission before its sandbox is ended")
