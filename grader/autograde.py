@@ -175,10 +175,14 @@ def run_cells(
     stopped: str | None = None
     timed_out = threading.Event()
 
-    def end_sandbox() -> None:
-        timed_out.set()
+    def kill_kernel() -> None:
+        # Killing bubblewrap ends the sandbox's PID namespace, and every process in it.
         if km.provisioner is not None and getattr(km.provisioner, "process", None) is not None:
             km.provisioner.process.kill()
+
+    def end_sandbox() -> None:
+        timed_out.set()
+        kill_kernel()
 
     watchdog = threading.Timer(limits.submission_seconds, end_sandbox)
     # nbclient shuts down only kernels whose manager it created itself: ask for it, and do it at once,
@@ -224,8 +228,7 @@ def run_cells(
         stopped = stopped or f"the kernel could not start: {str(exc)[:300]}"
     finally:
         watchdog.cancel()
-        if km.provisioner is not None and getattr(km.provisioner, "process", None) is not None:
-            km.provisioner.process.kill()  # ends the sandbox's PID namespace, and every process in it
+        kill_kernel()
         if sandbox is not None:
             sandbox.end()
     return runs, stopped

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import ExitStack
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,13 +142,6 @@ def grade_batch(
         else:
             pending.append((student, notebook))
 
-    uids: queue.Queue[int | None] = queue.Queue()
-    own_users = settings.sandbox and os.geteuid() == 0
-    stack = ExitStack()
-    for uid in stack.enter_context(reserved_uids(settings.workers)) if own_users else [None] * settings.workers:
-        uids.put(uid)
-    work_root = Path(tempfile.mkdtemp(prefix="aie-grade-"))
-    work_root.chmod(0o711)
     hidden = tuple(p for p in {settings.submitted.resolve(), settings.autograded.resolve(),
                                settings.feedback.resolve(), *database_folder(settings.db_url)})
 
@@ -168,18 +161,24 @@ def grade_batch(
             uids.put(uid)
             shutil.rmtree(work_root / student, ignore_errors=True)
 
-    try:
-        with ThreadPoolExecutor(max_workers=settings.workers) as pool:
-            futures = [pool.submit(grade_one, student, notebook) for student, notebook in pending]
-            for future in as_completed(futures):
-                result = future.result()
-                save_result(settings, result)
-                results.append(result)
-                if on_result:
-                    on_result(result, False)
-    finally:
-        shutil.rmtree(work_root, ignore_errors=True)
-        stack.close()
+    own_users = settings.sandbox and os.geteuid() == 0
+    with reserved_uids(settings.workers) if own_users else nullcontext([None] * settings.workers) as taken:
+        uids: queue.Queue[int | None] = queue.Queue()
+        for uid in taken:
+            uids.put(uid)
+        work_root = Path(tempfile.mkdtemp(prefix="aie-grade-"))
+        work_root.chmod(0o711)
+        try:
+            with ThreadPoolExecutor(max_workers=settings.workers) as pool:
+                futures = [pool.submit(grade_one, student, notebook) for student, notebook in pending]
+                for future in as_completed(futures):
+                    result = future.result()
+                    save_result(settings, result)
+                    results.append(result)
+                    if on_result:
+                        on_result(result, False)
+        finally:
+            shutil.rmtree(work_root, ignore_errors=True)
     return sorted(results, key=lambda r: r.student), skipped
 
 
