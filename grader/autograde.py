@@ -35,6 +35,7 @@ from aie import checks
 from aie.recording import RECORD_MIME, decode
 from grader.cells import exercise_of, grade_id, is_answer, is_test, is_written_answer, nbgrader_meta
 from grader.execute import native_kernel_manager
+from grader.forkserver import ForkedKernelManager, KernelForkServer
 from grader.sandbox import Sandbox, SandboxedKernelManager, SandboxLimits, environment_for_kernel
 from grader.transform import PRELUDE, rewrite_checks
 
@@ -159,13 +160,31 @@ class LimitedOutputClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
+def kernel_manager(sandbox: Sandbox | None, forkserver: KernelForkServer | None = None) -> AsyncKernelManager:
+    """Native for trusted code; forked from the user's server when it works; else a bubblewrap of its own."""
+    if sandbox is None:
+        return native_kernel_manager()
+    if forkserver is not None and forkserver.usable():
+        return ForkedKernelManager(sandbox, forkserver)
+    return SandboxedKernelManager(sandbox)
+
+
+def kernel_kind(km: AsyncKernelManager) -> str:
+    """How a kernel was started, as the result file records it."""
+    if isinstance(km, ForkedKernelManager):
+        return "forked"
+    return "sandboxed" if isinstance(km, SandboxedKernelManager) else "native"
+
+
 def run_cells(
-    cells: list[GradedCell], sandbox: Sandbox | None, limits: SandboxLimits | None = None
+    cells: list[GradedCell], sandbox: Sandbox | None, limits: SandboxLimits | None = None,
+    km: AsyncKernelManager | None = None,
 ) -> tuple[list[CellRun], str | None]:
-    """Execute ``cells`` in one kernel; return each cell's run and why the run stopped early, if it did."""
+    """Execute ``cells`` in one kernel (``km``, else `kernel_manager`'s choice); return each cell's run and why
+    the run stopped early, if it did."""
     limits = limits or SandboxLimits()
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c.source) for c in cells])
-    km: AsyncKernelManager = native_kernel_manager() if sandbox is None else SandboxedKernelManager(sandbox)
+    km = km or kernel_manager(sandbox)
     client = LimitedOutputClient(
         nb, km=km, timeout=limits.cell_seconds, allow_errors=True, interrupt_on_timeout=True,
         resources={"metadata": {"path": str(sandbox.scratch if sandbox else Path.cwd())}},
@@ -176,7 +195,8 @@ def run_cells(
     timed_out = threading.Event()
 
     def kill_kernel() -> None:
-        # Killing bubblewrap ends the sandbox's PID namespace, and every process in it.
+        # Killing bubblewrap ends the sandbox's PID namespace, and every process in it; a forked
+        # kernel's kill ends every process of the sandbox user.
         if km.provisioner is not None and getattr(km.provisioner, "process", None) is not None:
             km.provisioner.process.kill()
 
@@ -348,6 +368,7 @@ class SubmissionResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     sha256: str = ""
+    kernel: str = ""  # "forked" (from the user's server), "sandboxed" (a bubblewrap of its own) or "native"
 
     @property
     def score(self) -> float:
@@ -366,6 +387,7 @@ def grade_submission(
     assignment: str,
     sandbox: Sandbox | None,
     limits: SandboxLimits | None = None,
+    forkserver: KernelForkServer | None = None,
 ) -> SubmissionResult:
     """Grade one notebook. Never raises for anything the student did: problems become messages."""
     import hashlib
@@ -386,7 +408,9 @@ def grade_submission(
         result.written, result.notes = answers.written, answers.notes
         if sandbox is not None:
             sandbox.prepare()
-        runs, stopped = run_cells(cells, sandbox, limits)
+        km = kernel_manager(sandbox, forkserver)
+        result.kernel = kernel_kind(km)
+        runs, stopped = run_cells(cells, sandbox, limits, km)
         if stopped:
             result.error = stopped
     result.tests = judge(cells, runs, golden, stopped)

@@ -27,6 +27,7 @@ import nbformat
 from grader.autograde import Golden, SubmissionResult, TestResult, golden_from_solution, grade_submission
 from grader.course import ROOT, load_syllabus
 from grader.feedback import render_feedback
+from grader.forkserver import KernelForkServer, modules_to_preload
 from grader.gradebook import register_assignment, store_result
 from grader.sandbox import Sandbox, SandboxLimits, bubblewrap, reserved_uids
 
@@ -46,6 +47,7 @@ class BatchSettings:
     sandbox: bool = True
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     force: bool = False  # regrade submissions whose result is already stored
+    preload: bool = True  # fork kernels from a server per sandbox user that has imported the lab's modules
 
 
 def discover(settings: BatchSettings) -> tuple[list[tuple[str, Path]], list[str]]:
@@ -124,13 +126,7 @@ def grade_batch(
     if settings.sandbox:
         bubblewrap()  # fail early, with the install hint, rather than once per student
     solution = nbformat.read(module.solution, as_version=4)
-    # Both must succeed before anyone is graded; they use a core each (the solution's kernel, alembic's process).
-    with ThreadPoolExecutor(max_workers=2) as setup:
-        registered = setup.submit(register_assignment, settings.db_url, settings.assignment, module.lab)
-        golden = load_golden(settings, module.solution)
-        registered.result()
     jobs, skipped = discover(settings)
-
     results: list[SubmissionResult] = []
     pending = []
     for student, notebook in jobs:
@@ -144,14 +140,19 @@ def grade_batch(
 
     hidden = tuple(p for p in {settings.submitted.resolve(), settings.autograded.resolve(),
                                settings.feedback.resolve(), *database_folder(settings.db_url)})
+    own_users = settings.sandbox and os.geteuid() == 0
+    servers: dict[int, KernelForkServer] = {}
+
+    def workspace(uid: int | None) -> Path:
+        return work_root / (f"user-{uid}" if uid is not None else "user")
 
     def grade_one(student: str, notebook: Path) -> SubmissionResult:
         uid = uids.get()
+        sandbox = (Sandbox(workspace(uid) / student, settings.limits, uid=uid, hidden=hidden)
+                   if settings.sandbox else None)
         try:
-            sandbox = (Sandbox(work_root / student, settings.limits, uid=uid, hidden=hidden)
-                       if settings.sandbox else None)
             return grade_submission(notebook, solution, golden, student, settings.assignment, sandbox,
-                                    settings.limits)
+                                    settings.limits, servers.get(uid) if uid is not None else None)
         except Exception as exc:  # noqa: BLE001 (a grader failure on one student must not stop the others)
             failed = SubmissionResult(student, settings.assignment, error=f"internal grader error: {exc!r}"[:500])
             failed.tests = [TestResult(gid, 0.0, points, False, "not graded")
@@ -159,16 +160,28 @@ def grade_batch(
             return failed
         finally:
             uids.put(uid)
-            shutil.rmtree(work_root / student, ignore_errors=True)
+            if sandbox is not None:
+                shutil.rmtree(sandbox.job_dir, ignore_errors=True)
 
-    own_users = settings.sandbox and os.geteuid() == 0
-    with reserved_uids(settings.workers) if own_users else nullcontext([None] * settings.workers) as taken:
+    with reserved_uids(settings.workers) if own_users and pending else nullcontext([None] * settings.workers) as taken:
         uids: queue.Queue[int | None] = queue.Queue()
         for uid in taken:
             uids.put(uid)
         work_root = Path(tempfile.mkdtemp(prefix="aie-grade-"))
         work_root.chmod(0o711)
         try:
+            for uid in taken:
+                workspace(uid).mkdir(mode=0o711, exist_ok=True)
+                if uid is not None and settings.preload:
+                    # Started now, so that their imports overlap the solution's golden run.
+                    servers[uid] = KernelForkServer(workspace(uid), uid, Sandbox(workspace(uid), settings.limits,
+                                                    uid=uid, hidden=hidden), modules_to_preload(solution))
+                    servers[uid].start()
+            # Both must succeed before anyone is graded; they use a core each (the solution's kernel, alembic's).
+            with ThreadPoolExecutor(max_workers=2) as setup:
+                registered = setup.submit(register_assignment, settings.db_url, settings.assignment, module.lab)
+                golden = load_golden(settings, module.solution)
+                registered.result()
             with ThreadPoolExecutor(max_workers=settings.workers) as pool:
                 futures = [pool.submit(grade_one, student, notebook) for student, notebook in pending]
                 for future in as_completed(futures):
@@ -178,6 +191,8 @@ def grade_batch(
                     if on_result:
                         on_result(result, False)
         finally:
+            for server in servers.values():
+                server.close()
             shutil.rmtree(work_root, ignore_errors=True)
     return sorted(results, key=lambda r: r.student), skipped
 

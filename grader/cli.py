@@ -67,6 +67,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         assignment=args.assignment, submitted=Path(args.submitted).resolve(),
         autograded=Path(args.autograded).resolve(), feedback=Path(args.feedback).resolve(),
         db_url=args.db, workers=args.workers, sandbox=not args.no_sandbox, limits=limits, force=args.force,
+        preload=not args.no_preload,
     )
     progress = None
     try:
@@ -159,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true", help="regrade submissions that already have a result")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run kernels without bubblewrap (only for notebooks you trust)")
+    grade.add_argument("--no-preload", action="store_true",
+                       help="start every kernel from scratch instead of forking it from a sandboxed server that "
+                            "has imported the lab's modules once (the default, when grading as root)")
     grade.set_defaults(run=cmd_grade)
 
     bench_grading = commands.add_parser(

@@ -149,13 +149,13 @@ class Sandbox:
             except psutil.Error:  # it ended on its own meanwhile
                 pass
 
-    def wrap(self, kernel_argv: list[str]) -> list[str]:
-        """The command that starts ``kernel_argv`` (``python -m ipykernel_launcher -f FILE``) in the sandbox.
+    def kernel_environment(self) -> dict[str, str]:
+        """What the kernel's environment gets on top of `environment_for_kernel`: its scratch folder as home."""
+        return {"HOME": str(self.scratch), "TMPDIR": str(self.scratch / "tmp"),
+                "MPLCONFIGDIR": str(self.scratch / "tmp")}
 
-        With ``uid`` (the grader runs as root), bubblewrap runs privileged to build the mounts and
-        `setpriv` then becomes that user, with no capabilities and no way to regain any. Without it,
-        bubblewrap runs unprivileged in a user namespace as the grader's own user.
-        """
+    def bubblewrap_prefix(self, writable: list[Path], chdir: Path, env: dict[str, str]) -> list[str]:
+        """bubblewrap up to its ``--``: the namespaces, the hidden folders, and ``writable`` bound read-write."""
         python_home = Path(sys.base_prefix).resolve()
         venv = Path(sys.prefix)
         command = [bubblewrap(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
@@ -164,7 +164,7 @@ class Sandbox:
         for secret in hidden:
             command += ["--tmpfs", str(secret)]
         mounts = [("--ro-bind", p) for p in (python_home, venv, ROOT / "aie")]
-        mounts += [("--bind", p) for p in (self.scratch, self.connection_dir)]
+        mounts += [("--bind", p) for p in writable]
         for kind, path in mounts:
             # bubblewrap would create the folders leading to a mount point as 0700; the kernel must traverse them.
             for parent in reversed(path.parents):
@@ -175,16 +175,19 @@ class Sandbox:
             command += ["--unshare-all", "--cap-drop", "ALL"]  # network, PID, IPC, UTS, cgroup, user
         else:
             command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
-        command += [
-            "--die-with-parent",
-            "--new-session",
-            "--chdir", str(self.scratch),
-            "--setenv", "HOME", str(self.scratch),
-            "--setenv", "TMPDIR", str(self.scratch / "tmp"),
-            "--setenv", "MPLCONFIGDIR", str(self.scratch / "tmp"),
-            "--unsetenv", "JPY_PARENT_PID",
-            "--",
-        ]
+        command += ["--die-with-parent", "--new-session", "--chdir", str(chdir)]
+        for name, value in env.items():
+            command += ["--setenv", name, value]
+        return [*command, "--unsetenv", "JPY_PARENT_PID", "--"]
+
+    def wrap(self, kernel_argv: list[str]) -> list[str]:
+        """The command that starts ``kernel_argv`` (``python -m ipykernel_launcher -f FILE``) in the sandbox.
+
+        With ``uid`` (the grader runs as root), bubblewrap runs privileged to build the mounts and
+        `setpriv` then becomes that user, with no capabilities and no way to regain any. Without it,
+        bubblewrap runs unprivileged in a user namespace as the grader's own user.
+        """
+        command = self.bubblewrap_prefix([self.scratch, self.connection_dir], self.scratch, self.kernel_environment())
         if self.uid is not None:
             command += ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
                         "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]

@@ -302,6 +302,19 @@ import subprocess
 subprocess.Popen(["sh", "-c", "sleep 120 # {DAEMON_TOKEN}"], start_new_session=True,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 """)), 0.0, "leaves a detached process behind to rewrite grades later"),
+    Submission("poison-next-kernels", "writing outside", lambda: only(pairwise_sq_distances=_tamper("""
+import glob, os, matplotlib, numpy
+server = os.getppid()  # a fork server's kernel: the server forks the next students' kernels
+targets = [f"/proc/{server}/fd/0", numpy.__file__, os.path.dirname(os.getcwd()) + "/../x"]
+targets += glob.glob(matplotlib.get_cachedir() + "/*")
+for target in targets:
+    try:
+        with open(target, "w") as handle:
+            handle.write('{"op": "spawn"}')
+    except OSError as error:
+        print("cannot write", target, error)
+numpy.allclose = lambda *args, **kwargs: True  # in this kernel only
+""")), 0.0, "writes into the fork server's input, the font cache and numpy for the kernels after it"),
     Submission("signal-grader", "writing outside", lambda: correct(low_rank_factors="""
 import os, signal
 for pid in (os.getppid(), 1):

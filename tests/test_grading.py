@@ -109,6 +109,14 @@ def test_no_process_a_student_started_outlives_the_batch(corpus_batch) -> None:
     assert not leftovers, f"processes left by a submission: {leftovers}"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="kernels are forked only by a grader running as root")
+def test_every_kernel_was_forked_from_a_preloaded_server(corpus_batch) -> None:
+    _, results = corpus_batch
+    kinds = {r.student: r.kernel for r in results.values() if r.kernel}
+    assert len(kinds) >= len(results) - 5, "the malformed notebooks are the only ones that never start a kernel"
+    assert set(kinds.values()) == {"forked"}, {s: k for s, k in kinds.items() if k != "forked"}
+
+
 def test_feedback_escapes_what_a_student_wrote(corpus_batch) -> None:
     settings, _ = corpus_batch
     page = (settings.feedback / "script-in-feedback" / MODULE.id / "feedback.html").read_text(encoding="utf-8")

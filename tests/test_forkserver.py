@@ -1,0 +1,180 @@
+"""Kernels forked from a preloaded server: as confined as a kernel in a bubblewrap of its own, and faster.
+
+Each test runs a few cells in kernels forked, one after another, from one
+server for one sandbox user, as a grading worker does. A cell's failed
+assertion is the test's message.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.autograde import GradedCell, kernel_kind, kernel_manager, run_cells
+from grader.course import load_syllabus
+from grader.forkserver import KernelForkServer, imported_modules, modules_to_preload
+from grader.sandbox import Sandbox, SandboxLimits, reserved_uids
+
+MODULE = load_syllabus().module("01-linear-algebra")
+SOLUTION = nbformat.read(MODULE.solution, as_version=4)
+LIMITS = SandboxLimits(cell_seconds=20, submission_seconds=60)
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="kernels are forked only by a grader running as root")
+
+
+def test_preload_takes_the_imports_of_the_visible_cells_only() -> None:
+    preload = modules_to_preload(SOLUTION)
+    assert {"numpy", "matplotlib.pyplot", "sklearn.datasets", "aie.checks", "aie.recording"} <= set(preload)
+    assert "ipykernel.kernelapp" in preload
+    # What the hidden tests import would show in a student's sys.modules.
+    hidden_imports = {"scipy.spatial.distance", "sklearn.metrics.pairwise", "sklearn.decomposition"}
+    assert not hidden_imports & set(preload), hidden_imports & set(preload)
+
+
+def test_imported_modules_reads_every_import_form() -> None:
+    source = "import a.b as c, d\nfrom e.f import g\nfrom . import h\nif x:\n    import i\n"
+    assert imported_modules(source) == ["a.b", "d", "e.f", "i"]
+    assert imported_modules("def broken(:") == []
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[KernelForkServer, Path]]:
+    with reserved_uids(1) as (uid,):
+        work_root = Path(tempfile.mkdtemp(prefix="aie-forkserver-test-"))
+        work_root.chmod(0o711)
+        workspace = work_root / f"user-{uid}"
+        workspace.mkdir(mode=0o711)
+        forkserver = KernelForkServer(workspace, uid, Sandbox(workspace, LIMITS, uid=uid), modules_to_preload(SOLUTION))
+        forkserver.start()
+        try:
+            assert forkserver.usable(), forkserver.problem
+            assert not forkserver.failed_preloads
+            yield forkserver, workspace
+        finally:
+            forkserver.close()
+            import shutil
+
+            shutil.rmtree(work_root, ignore_errors=True)
+
+
+def run_forked(server: tuple[KernelForkServer, Path], name: str, *sources: str) -> list[str | None]:
+    """Run ``sources`` as cells of one forked kernel; return each cell's error."""
+    forkserver, workspace = server
+    sandbox = Sandbox(workspace / name, LIMITS, uid=forkserver.uid)
+    sandbox.prepare()
+    km = kernel_manager(sandbox, forkserver)
+    assert kernel_kind(km) == "forked"
+    runs, stopped = run_cells([GradedCell("plain", s) for s in sources], sandbox, LIMITS, km)
+    assert stopped is None, stopped
+    return [run.error for run in runs]
+
+
+@root_only
+def test_a_forked_kernel_is_the_sandbox_user_without_privileges(server) -> None:
+    uid = server[0].uid
+    errors = run_forked(server, "privileges", f"""
+import os, resource
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+assert os.getuid() == os.geteuid() == {uid}, os.getuid()
+assert os.getgid() == {uid} and os.getgroups() == [], (os.getgid(), os.getgroups())
+for field in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+    assert int(status[field], 16) == 0, (field, status[field])
+assert status["NoNewPrivs"].strip() == "1"
+assert resource.getrlimit(resource.RLIMIT_NPROC) == ({LIMITS.processes}, {LIMITS.processes})
+assert resource.getrlimit(resource.RLIMIT_AS)[0] == {LIMITS.memory_bytes}
+assert os.getcwd() == os.environ["HOME"]
+""")
+    assert errors == [None]
+
+
+@root_only
+def test_a_forked_kernel_cannot_reach_its_server_or_the_course(server) -> None:
+    errors = run_forked(server, "reach", f"""
+import matplotlib, os, signal
+server = os.getppid()
+for attempt in (lambda: os.kill(server, signal.SIGKILL), lambda: open(f"/proc/{{server}}/mem", "rb"),
+                lambda: os.listdir(f"/proc/{{server}}/fd"), lambda: open(os.path.dirname(os.getcwd()) + "/../x", "w"),
+                lambda: open({str(MODULE.solution)!r}), lambda: open(matplotlib.get_cachedir() + "/probe", "w")):
+    try:
+        attempt()
+    except OSError:
+        continue
+    raise AssertionError("allowed: " + repr(attempt))
+""", "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 80), timeout=2)\nexcept OSError:\n    pass\n"
+         "else:\n    raise AssertionError('reached the network')")
+    assert errors == [None, None]
+    assert server[0].usable(), "the server did not survive its kernel's attempts"
+
+
+@root_only
+def test_nothing_one_kernel_leaves_reaches_the_next(server) -> None:
+    # SysV shared memory outlives its process; a detached process would outlive the kernel; the legacy numpy
+    # generator was seeded once, in the server.
+    leave = """
+import ctypes, subprocess, numpy as np
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.shmget(0x5eed, 4096, 0o1666) >= 0, ctypes.get_errno()
+subprocess.Popen(["sleep", "300"], start_new_session=True)
+print(np.random.random())
+"""
+    first = run_forked(server, "first", leave, "import numpy as np\nfirst_draw = np.random.random()")
+    assert first == [None, None]
+    errors = run_forked(server, "second", """
+import ctypes, os, numpy as np
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.shmget(0x5eed, 4096, 0) == -1, "the last kernel's shared memory is still there"
+others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()
+          and os.stat(f"/proc/{p}").st_uid == os.getuid()]
+assert not others, f"processes of the last kernel are alive: {others}"
+""")
+    assert errors == [None]
+
+
+@root_only
+def test_forked_kernels_draw_different_random_numbers(server) -> None:
+    # The legacy numpy generator was seeded once in the server: without a reseed, every student draws alike.
+    draw = "import numpy as np\nopen('draw', 'w').write(repr(np.random.random()))\nprint(open('draw').read())"
+    forkserver, workspace = server
+    draws = []
+    for name in ("draw-a", "draw-b"):
+        sandbox = Sandbox(workspace / name, LIMITS, uid=forkserver.uid)
+        sandbox.prepare()
+        runs, _ = run_cells([GradedCell("plain", draw)], sandbox, LIMITS, kernel_manager(sandbox, forkserver))
+        assert runs[0].error is None
+        draws.append((sandbox.scratch / "draw").read_text())
+    assert draws[0] != draws[1], draws
+
+
+@root_only
+def test_the_labs_imports_are_done_before_the_first_cell(server) -> None:
+    errors = run_forked(server, "imports", """
+import sys, time
+assert {"numpy", "sklearn.datasets", "matplotlib.pyplot"} <= set(sys.modules)
+start = time.perf_counter()
+import matplotlib.pyplot as plt, numpy as np
+from sklearn.datasets import load_digits
+assert time.perf_counter() - start < 0.05, time.perf_counter() - start
+""", "import matplotlib\nassert 'inline' in matplotlib.get_backend(), matplotlib.get_backend()")
+    assert errors == [None, None]
+
+
+@root_only
+def test_a_server_that_ended_leaves_kernels_to_a_bubblewrap_each(tmp_path: Path) -> None:
+    with reserved_uids(1) as (uid,):
+        workspace = tmp_path / f"user-{uid}"
+        workspace.mkdir(mode=0o711)
+        tmp_path.chmod(0o711)
+        forkserver = KernelForkServer(workspace, uid, Sandbox(workspace, LIMITS, uid=uid), ["numpy"])
+        forkserver.start()
+        assert forkserver.usable()
+        forkserver.close()
+        sandbox = Sandbox(workspace / "job", LIMITS, uid=uid)
+        sandbox.prepare()
+        km = kernel_manager(sandbox, forkserver)
+        assert kernel_kind(km) == "sandboxed" and forkserver.problem
+        runs, stopped = run_cells([GradedCell("plain", "import os\nassert os.getuid() != 0")], sandbox, LIMITS, km)
+        assert stopped is None and runs[0].error is None
