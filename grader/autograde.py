@@ -316,6 +316,8 @@ def judge_record(golden: dict[str, Any], student: dict[str, Any]) -> str | None:
             _CHECKS[golden["kind"]](name, actual, expected, **params)
     except checks.CheckFailed as failure:
         return str(failure)
+    except Exception as error:  # noqa: BLE001 (e.g. a tuple holding arrays: `==` cannot say yes or no)
+        return f"[{name}] the value could not be compared with the reference ({type(error).__name__})"
     return None
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 
+from aie.recording import RECORDING_VERSION
 from grader.autograde import Golden, SubmissionResult, TestResult, golden_from_solution, grade_submission
 from grader.course import ROOT, load_syllabus
 from grader.feedback import render_feedback
@@ -109,7 +110,7 @@ def load_result(path: Path) -> SubmissionResult:
 def load_golden(settings: BatchSettings, solution_path: Path) -> Golden:
     """The solution's golden records, computed once per version of the solution notebook."""
     digest = sha256(solution_path)[:16]
-    cache = settings.autograded / ".golden" / f"{settings.assignment}-{digest}.json"
+    cache = settings.autograded / ".golden" / f"{settings.assignment}-{digest}-v{RECORDING_VERSION}.json"
     if cache.exists():
         return Golden(json.loads(cache.read_text(encoding="utf-8")))
     golden = golden_from_solution(nbformat.read(solution_path, as_version=4), settings.limits)
