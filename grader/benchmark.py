@@ -43,6 +43,7 @@ class Comparison:
     module: str
     submissions: int
     workers: int
+    preload: bool = True
     nbgrader_seconds: float = 0.0
     aie_seconds: float = 0.0
     nbgrader_scores: dict[str, float | None] = field(default_factory=dict)
@@ -61,7 +62,8 @@ class Comparison:
             f"{self.submissions} submissions of {self.module}",
             f"nbgrader autograde (1 process):   {self.nbgrader_seconds:7.1f} s  "
             f"({self.nbgrader_seconds / self.submissions:.2f} s per submission)",
-            f"aie grade ({self.workers} workers, sandboxed): {self.aie_seconds:7.1f} s  "
+            f"aie grade ({self.workers} workers, sandboxed, {'forked' if self.preload else 'not forked'} kernels): "
+            f"{self.aie_seconds:7.1f} s  "
             f"({self.aie_seconds / self.submissions:.2f} s per submission)",
             f"speed-up: {self.speedup:.2f}x; identical scores: {self.identical_scores}",
         ]
@@ -117,12 +119,12 @@ def run_nbgrader(root: Path, module: Module, submissions: dict[str, nbformat.Not
 
 
 def run_aie(root: Path, module: Module, submissions: dict[str, nbformat.NotebookNode], workers: int,
-            limits: SandboxLimits) -> tuple[float, dict[str, float | None]]:
+            limits: SandboxLimits, preload: bool = True) -> tuple[float, dict[str, float | None]]:
     """`aie grade` on the same notebooks, the solution's golden run included in the time."""
     write_submissions(root / "submitted", module, submissions)
     settings = BatchSettings(assignment=module.id, submitted=root / "submitted", autograded=root / "autograded",
                              feedback=root / "feedback", db_url=f"sqlite:///{root / 'gradebook.db'}",
-                             workers=workers, limits=limits)
+                             workers=workers, limits=limits, preload=preload)
     start = time.perf_counter()
     grade_batch(settings)
     seconds = time.perf_counter() - start
@@ -130,15 +132,16 @@ def run_aie(root: Path, module: Module, submissions: dict[str, nbformat.Notebook
 
 
 def compare_with_nbgrader(module: Module, count: int = 24, workers: int = 2,
-                          limits: SandboxLimits | None = None) -> Comparison:
+                          limits: SandboxLimits | None = None, preload: bool = True) -> Comparison:
     limits = limits or SandboxLimits()
     submissions = honest_submissions(module, count)
-    comparison = Comparison(module.id, count, workers)
+    comparison = Comparison(module.id, count, workers, preload)
     with tempfile.TemporaryDirectory(prefix="aie-bench-") as tmp:
         base = Path(tmp)
         (base / "nbgrader").mkdir()
         (base / "aie").mkdir()
         comparison.nbgrader_seconds, comparison.nbgrader_scores = run_nbgrader(
             base / "nbgrader", module, submissions, limits.cell_seconds)
-        comparison.aie_seconds, comparison.aie_scores = run_aie(base / "aie", module, submissions, workers, limits)
+        comparison.aie_seconds, comparison.aie_scores = run_aie(base / "aie", module, submissions, workers, limits,
+                                                                preload)
     return comparison

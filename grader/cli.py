@@ -52,7 +52,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_bench_grading(args: argparse.Namespace) -> int:
     from grader.benchmark import compare_with_nbgrader
 
-    comparison = compare_with_nbgrader(load_syllabus().module(args.module), args.submissions, args.workers)
+    comparison = compare_with_nbgrader(load_syllabus().module(args.module), args.submissions, args.workers,
+                                       preload=not args.no_preload)
     print(comparison.table())
     return 0 if comparison.identical_scores else 1
 
@@ -171,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                                help="module id (default: %(default)s)")
     bench_grading.add_argument("--submissions", type=int, default=24, help="how many (default: %(default)s)")
     bench_grading.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="parallel jobs of aie grade")
+    bench_grading.add_argument("--no-preload", action="store_true",
+                               help="time aie grade with a bubblewrap per kernel instead of forked kernels")
     bench_grading.set_defaults(run=cmd_bench_grading)
 
     export = commands.add_parser("export", help="grades as CSV for an LMS, and item analysis")

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from grader.batch import BatchSettings, grade_batch
-from grader.course import Module
+from grader.benchmark import compare_with_nbgrader
+from grader.course import Module, load_syllabus
 from grader.sandbox import SandboxLimits
 from tests.conftest import module_params
 
@@ -44,3 +45,12 @@ def test_the_solution_earns_every_point_and_the_release_none(module: Module, tmp
     assert release.score == 0, {t.grade_id: t.points for t in release.tests if t.points}
     if os.geteuid() == 0:
         assert solution.kernel == release.kernel == "forked"
+
+
+@pytest.mark.xdist_group("bench-grading")
+def test_the_benchmark_grades_like_nbgrader() -> None:
+    # The throughput claim stands on identical scores: three students answer three different sets of exercises.
+    comparison = compare_with_nbgrader(load_syllabus().module("01-linear-algebra"), count=3, workers=2)
+    assert comparison.identical_scores, comparison.table()
+    assert len(set(comparison.aie_scores.values())) == 3, comparison.aie_scores
+    assert comparison.nbgrader_seconds > 0 and comparison.aie_seconds > 0
