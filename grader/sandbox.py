@@ -16,6 +16,7 @@ import fcntl
 import os
 import pwd
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -36,6 +37,10 @@ for name, value in {limits!r}.items():
     resource.setrlimit(getattr(resource, name), (value, value))
 os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher'] + sys.argv[1:])
 """
+
+
+# Run as the sandbox user: signal every process this user may signal, which are the user's own (not itself).
+_KILL_ALL_OF_THIS_USER = "import os, signal; os.kill(-1, signal.SIGKILL)"
 
 
 @dataclass(frozen=True)
@@ -138,10 +143,17 @@ class Sandbox:
     def end(self) -> None:
         """Kill whatever still runs as the sandbox's user: nothing a student starts may outlive their job.
 
-        Ending bubblewrap already ends its PID namespace; this also catches a process that got out of it.
+        A process that is the user sends SIGKILL to every process it may signal (``kill(-1)``): all of
+        the user's, in every namespace, in one pass of the kernel's process list, so a process that
+        keeps forking cannot slip a child past it. Forked kernels share their server's PID namespace,
+        so this, not the namespace, is what ends a job's processes; a pass over the process table
+        catches any left.
         """
         if self.uid is None:
             return
+        subprocess.run(["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--",
+                        sys.executable, "-I", "-S", "-c", _KILL_ALL_OF_THIS_USER], check=False,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for process in psutil.process_iter(["uids"]):
             try:
                 if process.info["uids"] is not None and self.uid in process.info["uids"]:

@@ -115,10 +115,17 @@ def test_nothing_one_kernel_leaves_reaches_the_next(server) -> None:
     # SysV shared memory outlives its process; a detached process would outlive the kernel; the legacy numpy
     # generator was seeded once, in the server.
     leave = """
-import ctypes, subprocess, numpy as np
+import ctypes, os, subprocess, numpy as np
 libc = ctypes.CDLL(None, use_errno=True)
 assert libc.shmget(0x5eed, 4096, 0o1666) >= 0, ctypes.get_errno()
 subprocess.Popen(["sleep", "300"], start_new_session=True)
+if os.fork() == 0:  # a fork bomb, held at the process limit: each freed slot is taken again at once
+    os.setsid()
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
 print(np.random.random())
 """
     first = run_forked(server, "first", leave, "import numpy as np\nfirst_draw = np.random.random()")
