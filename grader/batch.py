@@ -16,6 +16,7 @@ import queue
 import re
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import nullcontext
@@ -219,5 +220,8 @@ def summary_table(results: list[SubmissionResult]) -> str:
     if scores:
         lines.append(f"{len(results)} submissions, mean {sum(scores) / len(scores):.2f}, "
                      f"max {max(scores):g}, {sum(1 for r in results if r.error)} with problems")
+        kinds = Counter(r.kernel for r in results if r.kernel)
+        if kinds:  # a fallback from forked kernels shows here
+            lines.append("kernels: " + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())))
     return "\n".join(lines)
 

@@ -185,3 +185,12 @@ def test_a_server_that_ended_leaves_kernels_to_a_bubblewrap_each(tmp_path: Path)
         assert kernel_kind(km) == "sandboxed" and forkserver.problem
         runs, stopped = run_cells([GradedCell("plain", "import os\nassert os.getuid() != 0")], sandbox, LIMITS, km)
         assert stopped is None and runs[0].error is None
+
+
+def test_the_summary_shows_how_kernels_were_started() -> None:
+    from grader.autograde import SubmissionResult
+    from grader.batch import summary_table
+
+    results = [SubmissionResult("a", MODULE.id, kernel="forked"), SubmissionResult("b", MODULE.id, kernel="forked"),
+               SubmissionResult("c", MODULE.id, kernel="sandboxed"), SubmissionResult("d", MODULE.id, error="not JSON")]
+    assert summary_table(results).splitlines()[-1] == "kernels: 2 forked, 1 sandboxed"
