@@ -74,7 +74,7 @@ def become_student(uid: int, rlimits: dict[str, int]) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)  # leaving uid 0 clears the permitted and effective capabilities
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")  # bubblewrap set it; do not rely on that
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")  # cleared by setresuid: set it now
     if os.getuid() == 0 or os.geteuid() == 0:
         raise RuntimeError("still root")
@@ -92,8 +92,11 @@ def run_kernel(request: dict) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        if "numpy" in sys.modules:  # the legacy global generator was seeded once, in the server: reseed it
+        # Generators seeded once, in the server, would give every student the same draws (random reseeds itself).
+        if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()
+        if "torch" in sys.modules:
+            sys.modules["torch"].seed()
         if sys.path and sys.path[0] == "":  # as ipykernel_launcher does; IPython puts the kernel's cwd back
             del sys.path[0]
         sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]

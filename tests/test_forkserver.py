@@ -7,6 +7,7 @@ assertion is the test's message.
 
 from __future__ import annotations
 
+import ast
 import os
 import tempfile
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pytest
 
 from grader.autograde import GradedCell, kernel_kind, kernel_manager, run_cells
 from grader.course import load_syllabus
-from grader.forkserver import KernelForkServer, imported_modules, modules_to_preload
+from grader.forkserver import KERNEL_MODULES, KernelForkServer, imported_modules, modules_to_preload
 from grader.sandbox import Sandbox, SandboxLimits, reserved_uids
 
 MODULE = load_syllabus().module("01-linear-algebra")
@@ -142,18 +143,32 @@ assert not others, f"processes of the last kernel are alive: {others}"
 
 
 @root_only
-def test_forked_kernels_draw_different_random_numbers(server) -> None:
-    # The legacy numpy generator was seeded once in the server: without a reseed, every student draws alike.
-    draw = "import numpy as np\nopen('draw', 'w').write(repr(np.random.random()))\nprint(open('draw').read())"
-    forkserver, workspace = server
-    draws = []
-    for name in ("draw-a", "draw-b"):
-        sandbox = Sandbox(workspace / name, LIMITS, uid=forkserver.uid)
-        sandbox.prepare()
-        runs, _ = run_cells([GradedCell("plain", draw)], sandbox, LIMITS, kernel_manager(sandbox, forkserver))
-        assert runs[0].error is None
-        draws.append((sandbox.scratch / "draw").read_text())
-    assert draws[0] != draws[1], draws
+def test_forked_kernels_draw_different_random_numbers(tmp_path: Path) -> None:
+    # numpy's legacy generator and torch's default one were seeded once, in the server: without a reseed in each
+    # child, every student would draw the same numbers.
+    draw = ("import random, numpy as np, torch\n"
+            "open('draw', 'w').write(repr((random.random(), np.random.random(), torch.rand(1).item())))")
+    tmp_path.chmod(0o711)
+    with reserved_uids(1) as (uid,):
+        workspace = tmp_path / f"user-{uid}"
+        workspace.mkdir(mode=0o711)
+        forkserver = KernelForkServer(workspace, uid, Sandbox(workspace, LIMITS, uid=uid),
+                                      ["random", "numpy", "torch", *KERNEL_MODULES])
+        forkserver.start()
+        try:
+            draws = []
+            for name in ("draw-a", "draw-b"):
+                sandbox = Sandbox(workspace / name, LIMITS, uid=uid)
+                sandbox.prepare()
+                km = kernel_manager(sandbox, forkserver)
+                assert kernel_kind(km) == "forked", forkserver.problem
+                runs, _ = run_cells([GradedCell("plain", draw)], sandbox, LIMITS, km)
+                assert runs[0].error is None, runs[0].error
+                draws.append(ast.literal_eval((sandbox.scratch / "draw").read_text()))
+        finally:
+            forkserver.close()
+    for generator, first, second in zip(("random", "numpy", "torch"), *draws, strict=True):
+        assert first != second, f"{generator} drew {first} in both kernels"
 
 
 @root_only
