@@ -413,6 +413,13 @@ def grade_submission(
         km = kernel_manager(sandbox, forkserver)
         result.kernel = kernel_kind(km)
         runs, stopped = run_cells(cells, sandbox, limits, km)
+        if forkserver is not None and forkserver.problem and isinstance(km, ForkedKernelManager) \
+                and not any(run.ran for run in runs):
+            # The server broke before this kernel ran a cell (the student's code cannot reach the server):
+            # the student is not to blame, so run the job again in a bubblewrap of its own.
+            km = SandboxedKernelManager(sandbox)
+            result.kernel = kernel_kind(km)
+            runs, stopped = run_cells(cells, sandbox, limits, km)
         if stopped:
             result.error = stopped
     result.tests = judge(cells, runs, golden, stopped)

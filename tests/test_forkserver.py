@@ -209,3 +209,30 @@ def test_the_summary_shows_how_kernels_were_started() -> None:
     results = [SubmissionResult("a", MODULE.id, kernel="forked"), SubmissionResult("b", MODULE.id, kernel="forked"),
                SubmissionResult("c", MODULE.id, kernel="sandboxed"), SubmissionResult("d", MODULE.id, error="not JSON")]
     assert summary_table(results).splitlines()[-1] == "kernels: 2 forked, 1 sandboxed"
+
+
+@root_only
+def test_a_server_that_breaks_as_a_kernel_starts_costs_the_student_nothing(tmp_path: Path) -> None:
+    from grader.autograde import grade_submission
+    from grader.batch import BatchSettings, load_golden
+
+    class BreaksOnSpawn(KernelForkServer):
+        def spawn(self, *args: object, **kwargs: object) -> int:
+            raise self._broken("the server died as it forked")
+
+    golden = load_golden(BatchSettings(assignment=MODULE.id, autograded=tmp_path / "autograded"), MODULE.solution)
+    tmp_path.chmod(0o711)
+    with reserved_uids(1) as (uid,):
+        workspace = tmp_path / f"user-{uid}"
+        workspace.mkdir(mode=0o711)
+        forkserver = BreaksOnSpawn(workspace, uid, Sandbox(workspace, LIMITS, uid=uid), ["numpy", *KERNEL_MODULES])
+        forkserver.start()
+        try:
+            assert forkserver.usable()
+            sandbox = Sandbox(workspace / "student", LIMITS, uid=uid)
+            result = grade_submission(MODULE.solution, SOLUTION, golden, "student", MODULE.id, sandbox, LIMITS,
+                                      forkserver)
+        finally:
+            forkserver.close()
+    assert result.kernel == "sandboxed" and result.error is None, (result.kernel, result.error)
+    assert result.score == result.max_score
