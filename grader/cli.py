@@ -59,7 +59,7 @@ def cmd_bench_grading(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from grader.batch import BatchSettings, grade_batch, summary_table
+    from grader.batch import BatchSettings, discover, grade_batch, summary_table
     from grader.sandbox import SandboxLimits, SandboxUnavailable
 
     limits = SandboxLimits(cell_seconds=args.cell_timeout, submission_seconds=args.submission_timeout,
@@ -74,7 +74,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     try:
         from tqdm import tqdm
 
-        progress = tqdm(desc=f"grading {args.assignment}", unit="submission", file=sys.stderr)
+        progress = tqdm(desc=f"grading {args.assignment}", unit="submission", file=sys.stderr,
+                        total=len(discover(settings)[0]))
     except ImportError:  # tqdm is a dependency; a bare install still grades, without a bar
         pass
 
