@@ -33,6 +33,8 @@ from grader.forkserver import KernelForkServer, modules_to_preload
 from grader.gradebook import register_assignment, store_result
 from grader.sandbox import Sandbox, SandboxLimits, bubblewrap, reserved_uids
 
+# The kernels' IPC sockets live under the work folder; a long TMPDIR would push them past 107 bytes.
+SHORT_TEMPORARY_FOLDER = "/tmp" if os.path.isdir("/tmp") else None
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 
 
@@ -148,9 +150,10 @@ def grade_batch(
     def workspace(uid: int | None) -> Path:
         return work_root / (f"user-{uid}" if uid is not None else "user")
 
-    def grade_one(student: str, notebook: Path) -> SubmissionResult:
+    def grade_one(job: int, student: str, notebook: Path) -> SubmissionResult:
         uid = uids.get()
-        sandbox = (Sandbox(workspace(uid) / student, settings.limits, uid=uid, hidden=hidden)
+        # Named by number, not by student: a socket path must fit in 107 bytes, and a student id may take 128.
+        sandbox = (Sandbox(workspace(uid) / f"job-{job}", settings.limits, uid=uid, hidden=hidden)
                    if settings.sandbox else None)
         try:
             return grade_submission(notebook, solution, golden, student, settings.assignment, sandbox,
@@ -169,7 +172,7 @@ def grade_batch(
         uids: queue.Queue[int | None] = queue.Queue()
         for uid in taken:
             uids.put(uid)
-        work_root = Path(tempfile.mkdtemp(prefix="aie-grade-"))
+        work_root = Path(tempfile.mkdtemp(prefix="aie-grade-", dir=SHORT_TEMPORARY_FOLDER))
         work_root.chmod(0o711)
         try:
             for uid in taken:
@@ -185,7 +188,8 @@ def grade_batch(
                 golden = load_golden(settings, module.solution)
                 registered.result()
             with ThreadPoolExecutor(max_workers=settings.workers) as pool:
-                futures = [pool.submit(grade_one, student, notebook) for student, notebook in pending]
+                futures = [pool.submit(grade_one, job, student, notebook)
+                           for job, (student, notebook) in enumerate(pending)]
                 for future in as_completed(futures):
                     result = future.result()
                     save_result(settings, result)

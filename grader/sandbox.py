@@ -70,6 +70,8 @@ class SandboxLimits:
         return limits
 
 
+MAX_SOCKET_PATH = 107  # sizeof(sockaddr_un.sun_path) on Linux, less its terminating NUL
+
 # Sandbox users are numbers no account uses. Each grading process locks the ones it takes, so that two
 # batches on one machine never share a user: a user's processes are killed when its job ends.
 SANDBOX_UIDS = range(62000, 63000)
@@ -134,6 +136,12 @@ class Sandbox:
         return self.job_dir / "connection"
 
     def prepare(self) -> None:
+        # zmq names each socket <connection_dir>/kernel-<n>; Linux refuses socket paths past 107 bytes, and zmq
+        # then fails in a way that leaves the grader's process unable to exit.
+        longest = len(os.fsencode(self.connection_dir / "kernel-99999"))
+        if longest > MAX_SOCKET_PATH:
+            raise SandboxUnavailable(f"the job folder {self.job_dir} is too deep for a kernel's socket "
+                                     f"({longest} bytes, at most {MAX_SOCKET_PATH}); grade from a shorter TMPDIR")
         for folder in (self.scratch, self.scratch / "tmp", self.connection_dir):
             folder.mkdir(parents=True, exist_ok=True)
             if self.uid is not None:

@@ -188,6 +188,8 @@ CORPUS: list[Submission] = [
     # Honest work keeps exactly its points.
     Submission("honest-correct", "honest", correct, FULL, "every exercise right"),
     Submission("honest-stub", "honest", released, 0.0, "nothing answered"),
+    Submission("honest-" + "long-student-id-" * 7 + "x", "honest", correct, FULL,
+               "every exercise right, from a student id of 120 characters (its socket path must still fit)"),
     Submission("honest-partial", "honest",
                lambda: only(pairwise_sq_distances=solution_answers()["pairwise_sq_distances"],
                             cosine_similarity_matrix="def cosine_similarity_matrix(A, B):\n    return A @ B.T\n"),

@@ -62,6 +62,17 @@ def server() -> Iterator[tuple[KernelForkServer, Path]]:
             shutil.rmtree(work_root, ignore_errors=True)
 
 
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A work folder with a short path: an IPC socket's path must fit in 107 bytes, and pytest's are long."""
+    import shutil
+
+    folder = Path(tempfile.mkdtemp(prefix="aie-fs-", dir="/tmp"))
+    folder.chmod(0o711)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_forked(server: tuple[KernelForkServer, Path], name: str, *sources: str) -> list[str | None]:
     """Run ``sources`` as cells of one forked kernel; return each cell's error."""
     forkserver, workspace = server
@@ -143,14 +154,13 @@ assert not others, f"processes of the last kernel are alive: {others}"
 
 
 @root_only
-def test_forked_kernels_draw_different_random_numbers(tmp_path: Path) -> None:
+def test_forked_kernels_draw_different_random_numbers(short_tmp: Path) -> None:
     # numpy's legacy generator and torch's default one were seeded once, in the server: without a reseed in each
     # child, every student would draw the same numbers.
     draw = ("import random, numpy as np, torch\n"
             "open('draw', 'w').write(repr((random.random(), np.random.random(), torch.rand(1).item())))")
-    tmp_path.chmod(0o711)
     with reserved_uids(1) as (uid,):
-        workspace = tmp_path / f"user-{uid}"
+        workspace = short_tmp / f"user-{uid}"
         workspace.mkdir(mode=0o711)
         forkserver = KernelForkServer(workspace, uid, Sandbox(workspace, LIMITS, uid=uid),
                                       ["random", "numpy", "torch", *KERNEL_MODULES])
@@ -185,11 +195,10 @@ assert time.perf_counter() - start < 0.05, time.perf_counter() - start
 
 
 @root_only
-def test_a_server_that_ended_leaves_kernels_to_a_bubblewrap_each(tmp_path: Path) -> None:
+def test_a_server_that_ended_leaves_kernels_to_a_bubblewrap_each(short_tmp: Path) -> None:
     with reserved_uids(1) as (uid,):
-        workspace = tmp_path / f"user-{uid}"
+        workspace = short_tmp / f"user-{uid}"
         workspace.mkdir(mode=0o711)
-        tmp_path.chmod(0o711)
         forkserver = KernelForkServer(workspace, uid, Sandbox(workspace, LIMITS, uid=uid), ["numpy"])
         forkserver.start()
         assert forkserver.usable()
@@ -212,7 +221,7 @@ def test_the_summary_shows_how_kernels_were_started() -> None:
 
 
 @root_only
-def test_a_server_that_breaks_as_a_kernel_starts_costs_the_student_nothing(tmp_path: Path) -> None:
+def test_a_server_that_breaks_as_a_kernel_starts_costs_the_student_nothing(short_tmp: Path) -> None:
     from grader.autograde import grade_submission
     from grader.batch import BatchSettings, load_golden
 
@@ -220,10 +229,9 @@ def test_a_server_that_breaks_as_a_kernel_starts_costs_the_student_nothing(tmp_p
         def spawn(self, *args: object, **kwargs: object) -> int:
             raise self._broken("the server died as it forked")
 
-    golden = load_golden(BatchSettings(assignment=MODULE.id, autograded=tmp_path / "autograded"), MODULE.solution)
-    tmp_path.chmod(0o711)
+    golden = load_golden(BatchSettings(assignment=MODULE.id, autograded=short_tmp / "autograded"), MODULE.solution)
     with reserved_uids(1) as (uid,):
-        workspace = tmp_path / f"user-{uid}"
+        workspace = short_tmp / f"user-{uid}"
         workspace.mkdir(mode=0o711)
         forkserver = BreaksOnSpawn(workspace, uid, Sandbox(workspace, LIMITS, uid=uid), ["numpy", *KERNEL_MODULES])
         forkserver.start()
@@ -236,3 +244,17 @@ def test_a_server_that_breaks_as_a_kernel_starts_costs_the_student_nothing(tmp_p
             forkserver.close()
     assert result.kernel == "sandboxed" and result.error is None, (result.kernel, result.error)
     assert result.score == result.max_score
+
+
+def test_a_job_folder_too_deep_for_a_socket_is_refused_before_a_kernel_starts(tmp_path: Path) -> None:
+    from grader.sandbox import SandboxUnavailable
+
+    with pytest.raises(SandboxUnavailable, match="too deep"):
+        Sandbox(tmp_path / ("d" * 120)).prepare()
+    import shutil
+
+    work_root = Path(tempfile.mkdtemp(prefix="aie-grade-", dir="/tmp"))
+    try:
+        Sandbox(work_root / "user-62999" / "job-99999").prepare()  # the batch's own layout fits
+    finally:
+        shutil.rmtree(work_root)
