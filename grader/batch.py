@@ -157,7 +157,7 @@ def grade_batch(
                    if settings.sandbox else None)
         try:
             return grade_submission(notebook, solution, golden, student, settings.assignment, sandbox,
-                                    settings.limits, servers.get(uid) if uid is not None else None)
+                                    settings.limits, servers.get(uid))
         except Exception as exc:  # noqa: BLE001 (a grader failure on one student must not stop the others)
             failed = SubmissionResult(student, settings.assignment, error=f"internal grader error: {exc!r}"[:500])
             failed.tests = [TestResult(gid, 0.0, points, False, "not graded")
@@ -179,8 +179,8 @@ def grade_batch(
                 workspace(uid).mkdir(mode=0o711, exist_ok=True)
                 if uid is not None and settings.preload:
                     # Started now, so that their imports overlap the solution's golden run.
-                    servers[uid] = KernelForkServer(workspace(uid), uid, Sandbox(workspace(uid), settings.limits,
-                                                    uid=uid, hidden=hidden), modules_to_preload(solution))
+                    servers[uid] = KernelForkServer(Sandbox(workspace(uid), settings.limits, uid=uid, hidden=hidden),
+                                                    modules_to_preload(solution))
                     servers[uid].start()
             # Both must succeed before anyone is graded; they use a core each (the solution's kernel, alembic's).
             with ThreadPoolExecutor(max_workers=2) as setup:

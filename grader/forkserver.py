@@ -82,15 +82,17 @@ def modules_to_preload(solution: NotebookNode) -> list[str]:
 class KernelForkServer:
     """One server for one sandbox user: started once, then asked for a kernel per job.
 
-    ``workspace`` is the folder under which this user's jobs keep their
-    scratch and connection folders; it is the only folder the server's
-    sandbox binds writable, and the server's own files stay root's.
+    ``sandbox.job_dir`` is the user's workspace: the folder under which its
+    jobs keep their scratch and connection folders, the only folder the
+    server's sandbox binds writable. The server's own files stay root's.
     """
 
-    def __init__(self, workspace: Path, uid: int, sandbox: Sandbox, preload: list[str],
+    def __init__(self, sandbox: Sandbox, preload: list[str],
                  start_seconds: float = 120.0, reply_seconds: float = 30.0) -> None:
-        self.workspace = workspace
-        self.uid = uid
+        if sandbox.uid is None:
+            raise ValueError("a fork server needs a sandbox user of its own: its kernels must not be its user")
+        self.workspace = sandbox.job_dir
+        self.uid = sandbox.uid
         self.sandbox = sandbox
         self.preload = preload
         self.start_seconds = start_seconds

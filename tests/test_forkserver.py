@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,11 +46,11 @@ def test_imported_modules_reads_every_import_form() -> None:
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[KernelForkServer, Path]]:
     with reserved_uids(1) as (uid,):
-        work_root = Path(tempfile.mkdtemp(prefix="aie-forkserver-test-"))
+        work_root = Path(tempfile.mkdtemp(prefix="aie-fs-", dir="/tmp"))
         work_root.chmod(0o711)
         workspace = work_root / f"user-{uid}"
         workspace.mkdir(mode=0o711)
-        forkserver = KernelForkServer(workspace, uid, Sandbox(workspace, LIMITS, uid=uid), modules_to_preload(SOLUTION))
+        forkserver = KernelForkServer(Sandbox(workspace, LIMITS, uid=uid), modules_to_preload(SOLUTION))
         forkserver.start()
         try:
             assert forkserver.usable(), forkserver.problem
@@ -57,16 +58,12 @@ def server() -> Iterator[tuple[KernelForkServer, Path]]:
             yield forkserver, workspace
         finally:
             forkserver.close()
-            import shutil
-
             shutil.rmtree(work_root, ignore_errors=True)
 
 
 @pytest.fixture
 def short_tmp() -> Iterator[Path]:
     """A work folder with a short path: an IPC socket's path must fit in 107 bytes, and pytest's are long."""
-    import shutil
-
     folder = Path(tempfile.mkdtemp(prefix="aie-fs-", dir="/tmp"))
     folder.chmod(0o711)
     yield folder
@@ -163,8 +160,8 @@ def test_forked_kernels_draw_different_random_numbers(short_tmp: Path) -> None:
     with reserved_uids(1) as (uid,):
         workspace = short_tmp / f"user-{uid}"
         workspace.mkdir(mode=0o711)
-        forkserver = KernelForkServer(workspace, uid, Sandbox(workspace, LIMITS, uid=uid),
-                                      ["random", "numpy", "torch", *KERNEL_MODULES])
+        preload = ["random", "numpy", "torch", *KERNEL_MODULES]
+        forkserver = KernelForkServer(Sandbox(workspace, LIMITS, uid=uid), preload)
         forkserver.start()
         try:
             draws = []
@@ -200,7 +197,7 @@ def test_a_server_that_ended_leaves_kernels_to_a_bubblewrap_each(short_tmp: Path
     with reserved_uids(1) as (uid,):
         workspace = short_tmp / f"user-{uid}"
         workspace.mkdir(mode=0o711)
-        forkserver = KernelForkServer(workspace, uid, Sandbox(workspace, LIMITS, uid=uid), ["numpy"])
+        forkserver = KernelForkServer(Sandbox(workspace, LIMITS, uid=uid), ["numpy"])
         forkserver.start()
         assert forkserver.usable()
         forkserver.close()
@@ -234,7 +231,7 @@ def test_a_server_that_breaks_as_a_kernel_starts_costs_the_student_nothing(short
     with reserved_uids(1) as (uid,):
         workspace = short_tmp / f"user-{uid}"
         workspace.mkdir(mode=0o711)
-        forkserver = BreaksOnSpawn(workspace, uid, Sandbox(workspace, LIMITS, uid=uid), ["numpy", *KERNEL_MODULES])
+        forkserver = BreaksOnSpawn(Sandbox(workspace, LIMITS, uid=uid), ["numpy", *KERNEL_MODULES])
         forkserver.start()
         try:
             assert forkserver.usable()
@@ -252,8 +249,6 @@ def test_a_job_folder_too_deep_for_a_socket_is_refused_before_a_kernel_starts(tm
 
     with pytest.raises(SandboxUnavailable, match="too deep"):
         Sandbox(tmp_path / ("d" * 120)).prepare()
-    import shutil
-
     work_root = Path(tempfile.mkdtemp(prefix="aie-grade-", dir="/tmp"))
     try:
         Sandbox(work_root / "user-62999" / "job-99999").prepare()  # the batch's own layout fits
